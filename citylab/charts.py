@@ -18,11 +18,17 @@ matplotlib.use("Agg")  # figures are rendered to PNG by show(), never to a windo
 import matplotlib.pyplot as plt  # noqa: E402
 from IPython.display import HTML, display  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import StrMethodFormatter  # noqa: E402
 
 #: Okabe & Ito (2008) palette: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 #: Sequential light-to-dark blues for maps and ordered classes (ColorBrewer "Blues").
 SEQUENTIAL = ("#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c")
+
+#: Captions (sources, map descriptions) read as body text: left-aligned, dark enough to read.
+CAPTION_STYLE = "font-size:0.85em;color:#333;text-align:left;"
+#: Axis labels like 1,000,000 rather than 1e6 (use with ``ax.xaxis.set_major_formatter``).
+THOUSANDS = StrMethodFormatter("{x:,.0f}")
 
 _STYLE = {
     "figure.figsize": (8, 4.5),
@@ -64,7 +70,7 @@ def figure_html(fig: Figure, alt_text: str, source: str) -> str:
         '<figure class="citylab-chart" style="margin:0 0 1em 0;">'
         f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(alt_text)}" '
         'style="max-width:100%;height:auto;">'
-        f'<figcaption style="font-size:0.85em;color:#333;">{html.escape(source)}</figcaption>'
+        f'<figcaption style="{CAPTION_STYLE}">{html.escape(source)}</figcaption>'
         "</figure>"
     )
 

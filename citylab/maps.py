@@ -28,7 +28,7 @@ import folium
 import xstatic.pkg.leaflet as xleaflet
 from branca.element import Element, Figure
 
-from citylab.charts import SEQUENTIAL
+from citylab.charts import CAPTION_STYLE, SEQUENTIAL
 
 #: Style of the polygons drawn under the data: quiet, so data stands out.
 BASEMAP_STYLE = {"fillColor": "#f2f2f2", "color": "#8c8c8c", "weight": 0.8, "fillOpacity": 1.0}
@@ -93,7 +93,7 @@ class OfflineMap(folium.Map):
             f'<iframe srcdoc="{page}" title="{html.escape(self.title)}" '
             f'style="width:100%;height:{self.height_px}px;border:1px solid #ccc;" '
             f'loading="lazy"></iframe>'
-            f"<figcaption>{html.escape(self.alt_text)}</figcaption></figure>"
+            f'<figcaption style="{CAPTION_STYLE}">{html.escape(self.alt_text)}</figcaption></figure>'
         )
 
 
@@ -206,4 +206,5 @@ def add_choropleth(
         ),
     ).add_to(fmap)
     fmap.get_root().html.add_child(Element(_legend_html(legend_title, edges, SEQUENTIAL, number_format)))
+    fmap.fit_bounds(_bounds(areas), padding_bottom_right=(190, 10))  # keep the legend off the areas
     return fmap

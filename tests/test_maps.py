@@ -64,7 +64,7 @@ def test_tooltip_text_is_escaped_and_basemap_drops_properties() -> None:
 def test_repr_has_title_and_text_alternative() -> None:
     html_out = make_map()._repr_html_()
     assert 'title="Test squares"' in html_out
-    assert "<figcaption>Two squares, one darker.</figcaption>" in html_out
+    assert ">Two squares, one darker.</figcaption>" in html_out
     assert "Make this Notebook Trusted" not in html_out
 
 

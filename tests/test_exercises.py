@@ -12,7 +12,6 @@ this environment there, so nothing is written into the repository. Three learner
 
 from __future__ import annotations
 
-import html
 import os
 import re
 import shutil

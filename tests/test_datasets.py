@@ -173,12 +173,18 @@ def _load_build() -> ModuleType:
     return module
 
 
+def _builder_module(module: str) -> ModuleType:
+    """One builder from datasets/builders/ (importable once build.py has set the path)."""
+    return importlib.import_module(f"builders.{module}")
+
+
 def test_build_says_clearly_when_a_source_package_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     build = _load_build()
-    missing = build.PinnedFile("no-such-package", "no_such_package", "1.0", "x.csv", "0" * 64)
-    monkeypatch.setattr(build, "WPP_INPUT", missing)
+    wpp = _builder_module("un_wpp_2024_population")
+    missing = wpp.PinnedFile("no-such-package", "no_such_package", "1.0", "x.csv", "0" * 64)
+    monkeypatch.setattr(wpp, "WPP_INPUT", missing)
     assert build.main(["--out", str(tmp_path), "un-wpp-2024-population"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "no-such-package" in err and "not installed" in err
@@ -188,18 +194,22 @@ def test_build_refuses_an_unpinned_source_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     build = _load_build()
-    wrong = build.PinnedFile("plotly", "plotly", "0.0.1", build.ELECTION_CSV.relpath, build.ELECTION_CSV.sha256)
-    monkeypatch.setattr(build, "ELECTION_CSV", wrong)
+    election = _builder_module("montreal_2013_election")
+    pinned = election.ELECTION_CSV
+    wrong = election.PinnedFile("plotly", "plotly", "0.0.1", pinned.relpath, pinned.sha256)
+    monkeypatch.setattr(election, "ELECTION_CSV", wrong)
     assert build.main(["--out", str(tmp_path), "montreal-2013-election"]) == 2
     assert "pinned to 0.0.1" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED - {"itu-internet-use"}))
 def test_descriptor_records_the_input_hash(name: str) -> None:
-    build = _load_build()
+    _load_build()
+    module = _builder_module(name.replace("-", "_"))
+    pins = [v for v in vars(module).values() if isinstance(v, module.PinnedFile)]
     package = descriptor(name)
     for item in package["x_inputs"]:
-        pinned = next(p for p in (build.WPP_INPUT, build.ELECTION_CSV, build.ELECTION_GEOJSON) if p.relpath == item["file"])
+        pinned = next(p for p in pins if p.relpath == item["file"])
         assert item["sha256"] == pinned.sha256 and item["version"] == pinned.version
         assert any(item["sha256"] in step for step in package["x_processing"])
         assert hashlib.sha256(pinned.path().read_bytes()).hexdigest() == item["sha256"]

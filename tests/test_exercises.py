@@ -1,4 +1,5 @@
-"""The graded exercises: valid nbgrader sources, no leaks, and a real nbgrader round trip.
+"""The graded exercises (every assignment in exercises/source): valid nbgrader sources, no leaks,
+and a real nbgrader round trip.
 
 The slow tests copy ``exercises/`` to a temporary folder and run the nbgrader command line of
 this environment there, so nothing is written into the repository. Three learners submit:
@@ -12,11 +13,13 @@ this environment there, so nothing is written into the repository. Three learner
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -28,21 +31,48 @@ ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = ROOT / "exercises"
 BIN = Path(sys.executable).parent
 COURSE_ID = "smart-city-academy"
-ASSIGNMENT = "01-people-centred"
-NOTEBOOK = "who-is-left-out"
-SOURCE = EXERCISES / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-
-TOTAL_POINTS = 12
-AUTOGRADED_POINTS = 8
 CODE_STUB = 'raise NotImplementedError("Write your answer here")'
 TEXT_STUB = "YOUR ANSWER HERE"
-#: Answers that pass the visible checks but are wrong (the right ones are 27, 924000, 17.4, 16.3).
-WRONG_ANSWERS = {
-    "q1-answer": "urban_rural_gap_2025 = 30.0",
-    "q2-answer": "residents_offline = 900_000",
-    "q3-answer": "world_growth_2025_2050 = 20.0",
-    "q4-answer": "share_65_plus_2050 = 20.0",
-}
+#: Per assignment, answers that pass every visible check but are wrong: only the hidden tests catch them.
+WRONG_ANSWERS_DIR = ROOT / "tests" / "exercise_wrong_answers"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One nbgrader assignment: exercises/source/<name>/<notebook>.ipynb."""
+
+    name: str
+    notebook: str
+
+    @property
+    def source(self) -> Path:
+        return EXERCISES / "source" / self.name / f"{self.notebook}.ipynb"
+
+    def cells(self) -> list:
+        return nbformat.read(self.source, as_version=4).cells
+
+    def points(self, kind: str | None = None) -> float:
+        """Total points, or those of code (autograded) or markdown (manual) grade cells."""
+        return sum(
+            meta(c)["points"] for c in self.cells()
+            if meta(c).get("grade") and kind in (None, c.cell_type)
+        )
+
+    def wrong_answers(self) -> dict[str, str]:
+        return json.loads((WRONG_ANSWERS_DIR / f"{self.name}.json").read_text(encoding="utf-8"))
+
+    def checks(self) -> list[str]:
+        """grade_ids of the autograded test cells."""
+        return sorted(meta(c)["grade_id"] for c in self.cells() if meta(c).get("grade") and c.cell_type == "code")
+
+    def memo(self) -> str:
+        return next(meta(c)["grade_id"] for c in self.cells() if meta(c).get("grade") and c.cell_type == "markdown")
+
+
+ASSIGNMENTS = [
+    Assignment(nb.parent.name, nb.stem) for nb in sorted((EXERCISES / "source").glob("*/*.ipynb"))
+]
+IDS = [a.name for a in ASSIGNMENTS]
 LEARNERS = ("solution_learner", "blank_learner", "wrong_learner")
 GENERATED = ("release", "submitted", "autograded", "feedback", "gradebook.db")
 
@@ -94,19 +124,24 @@ def nbgrader(course: Path, *args: str) -> str:
     return log
 
 
-def submit(course: Path, learner: str, notebook) -> None:
-    folder = course / "submitted" / learner / ASSIGNMENT
+def submit(course: Path, learner: str, assignment: Assignment, notebook) -> None:
+    folder = course / "submitted" / learner / assignment.name
     folder.mkdir(parents=True)
-    nbformat.write(notebook, folder / f"{NOTEBOOK}.ipynb")
+    nbformat.write(notebook, folder / f"{assignment.notebook}.ipynb")
 
 
-# ---------------------------------------------------------------- fast: the source notebook
+def test_there_are_assignments() -> None:
+    assert [a.name for a in ASSIGNMENTS][:1] == ["01-people-centred"]
 
 
-def test_source_notebook_is_valid_nbgrader() -> None:
+# ---------------------------------------------------------------- fast: the source notebooks
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=IDS)
+def test_source_notebook_is_valid_nbgrader(assignment: Assignment) -> None:
     from nbgrader.nbgraderformat import MetadataValidator
 
-    nb = nbformat.read(SOURCE, as_version=4)
+    nb = nbformat.read(assignment.source, as_version=4)
     nbformat.validate(nb)
     MetadataValidator().validate_nb(nb)  # nbgrader's own check (ids, points, cell kinds)
     assert nb.metadata.kernelspec.name == "python3"
@@ -116,10 +151,8 @@ def test_source_notebook_is_valid_nbgrader() -> None:
     ids = [meta(c)["grade_id"] for c in cells]
     assert len(ids) == len(set(ids)), "grade_id values must be unique"
 
-    graded = [c for c in nb.cells if meta(c).get("grade")]
-    assert sum(meta(c)["points"] for c in graded) == TOTAL_POINTS
-    assert sum(meta(c)["points"] for c in graded if c.cell_type == "code") == AUTOGRADED_POINTS
-    manual = [c for c in graded if c.cell_type == "markdown"]
+    assert assignment.points("code") > 0 and assignment.points("markdown") > 0
+    manual = [c for c in nb.cells if meta(c).get("grade") and c.cell_type == "markdown"]
     assert len(manual) == 1 and meta(manual[0])["solution"] and not meta(manual[0])["locked"]
 
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -128,18 +161,19 @@ def test_source_notebook_is_valid_nbgrader() -> None:
     assert all(meta(c).get("locked") for c in nb.cells if not meta(c).get("solution"))
 
 
-def test_every_answer_has_visible_checks_and_hidden_tests() -> None:
-    cells = nbformat.read(SOURCE, as_version=4).cells
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=IDS)
+def test_every_answer_has_visible_checks_and_hidden_tests(assignment: Assignment) -> None:
+    cells = assignment.cells()
     answers = [i for i, c in enumerate(cells) if c.cell_type == "code" and meta(c).get("solution")]
-    assert len(answers) == 4
+    assert sorted(meta(cells[i])["grade_id"] for i in answers) == sorted(assignment.wrong_answers())
     for i in answers:
         answer, test = cells[i], cells[i + 1]
         name = meta(answer)["grade_id"]
         assert answer.source.startswith("### BEGIN SOLUTION\n") and answer.source.endswith("### END SOLUTION")
         body = answer.source.splitlines()[1:-1]
-        assert len(body) == 1, f"{name}: the answer should be one line"
-        variable = body[0].split("=")[0].strip()
-        assert variable.isidentifier(), f"{name}: the answer should assign one variable"
+        assert 1 <= len(body) <= 3, f"{name}: the answer should be one to three short lines"
+        variable = body[-1].split("=")[0].strip()
+        assert variable.isidentifier(), f"{name}: the answer's last line should assign one variable"
 
         assert meta(test).get("grade") and meta(test).get("locked") and test.cell_type == "code"
         assert meta(test)["points"] > 0, f"{name}: the test cell right after it holds the points"
@@ -151,11 +185,14 @@ def test_every_answer_has_visible_checks_and_hidden_tests() -> None:
         assert all(", \"" in line for line in visible.splitlines() if line.startswith("assert ")), name
 
 
-def test_notebook_reads_data_only_through_the_loader() -> None:
-    code = "\n".join(c.source for c in nbformat.read(SOURCE, as_version=4).cells if c.cell_type == "code")
-    assert "from citylab import data" in code
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=IDS)
+def test_notebook_reads_data_only_through_the_loader(assignment: Assignment) -> None:
+    from citylab import data
+
+    code = "\n".join(c.source for c in assignment.cells() if c.cell_type == "code")
+    assert "from citylab import" in code
     assert not re.search(r"read_csv|open\(|datasets/|https?://", code)
-    assert set(re.findall(r'data\.load\("([^"]+)"\)', code)) == {"itu-internet-use", "un-wpp-2024-population"}
+    assert set(re.findall(r'data\.load(?:_geojson)?\("([^"]+)"', code)) <= set(data.list_datasets())
 
 
 # ---------------------------------------------------------------- slow: the real nbgrader
@@ -172,40 +209,47 @@ def repository_before() -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory, repository_before: dict[str, int]) -> Path:
-    """A copy of the course directory where ``generate_assignment`` has run."""
+    """A copy of the course directory where ``generate_assignment`` has run for every assignment."""
     course = tmp_path_factory.mktemp("exercises")
     shutil.copytree(
         EXERCISES, course, dirs_exist_ok=True,
         ignore=shutil.ignore_patterns(*GENERATED, ".ipynb_checkpoints", "__pycache__"),
     )
-    nbgrader(course, "generate_assignment", ASSIGNMENT)
+    for assignment in ASSIGNMENTS:
+        nbgrader(course, "generate_assignment", assignment.name)
     return course
+
+
+def release_of(course: Path, assignment: Assignment) -> Path:
+    return course / "release" / assignment.name / f"{assignment.notebook}.ipynb"
 
 
 @pytest.fixture(scope="module")
 def graded(course: Path) -> Path:
-    """The same course after three learners submitted, autograde and generate_feedback."""
-    release = nbformat.read(course / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    wrong = nbformat.from_dict(release)
-    for cell in wrong.cells:
-        if meta(cell).get("grade_id") in WRONG_ANSWERS:
-            cell.source = WRONG_ANSWERS[meta(cell)["grade_id"]]
-    submit(course, "solution_learner", nbformat.read(SOURCE, as_version=4))
-    submit(course, "blank_learner", release)
-    submit(course, "wrong_learner", wrong)
+    """The same course after three learners submitted every assignment, autograde and feedback."""
     for learner in LEARNERS:
         nbgrader(course, "db", "student", "add", learner)
-    nbgrader(course, "autograde", ASSIGNMENT)
-    nbgrader(course, "generate_feedback", ASSIGNMENT)
+    for assignment in ASSIGNMENTS:
+        release = nbformat.read(release_of(course, assignment), as_version=4)
+        wrong = nbformat.from_dict(release)
+        answers = assignment.wrong_answers()
+        for cell in wrong.cells:
+            if meta(cell).get("grade_id") in answers:
+                cell.source = answers[meta(cell)["grade_id"]]
+        submit(course, "solution_learner", assignment, nbformat.read(assignment.source, as_version=4))
+        submit(course, "blank_learner", assignment, release)
+        submit(course, "wrong_learner", assignment, wrong)
+        nbgrader(course, "autograde", assignment.name)
+        nbgrader(course, "generate_feedback", assignment.name)
     return course
 
 
-def scores(course: Path, learner: str) -> dict[str, dict]:
+def scores(course: Path, assignment: Assignment, learner: str) -> dict[str, dict]:
     """Per grade cell: cell type, score, maximum and whether it waits for a person."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
-        notebook = gradebook.find_submission_notebook(NOTEBOOK, ASSIGNMENT, learner)
+        notebook = gradebook.find_submission_notebook(assignment.notebook, assignment.name, learner)
         return {
             grade.name: {
                 "type": grade.cell_type, "score": grade.score,
@@ -216,22 +260,22 @@ def scores(course: Path, learner: str) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_generate_assignment_makes_the_release(course: Path) -> None:
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=IDS)
+def test_generate_assignment_makes_the_release(course: Path, assignment: Assignment) -> None:
     from nbgrader.api import Gradebook
 
-    release = course / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-    assert release.is_file()
-    cells = nbformat.read(release, as_version=4).cells
+    cells = nbformat.read(release_of(course, assignment), as_version=4).cells
     answers = [c.source for c in cells if meta(c).get("solution")]
-    assert answers.count(CODE_STUB) == 4 and answers.count(TEXT_STUB) == 1
+    assert answers.count(CODE_STUB) == len(assignment.wrong_answers()) and answers.count(TEXT_STUB) == 1
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
-        assert gradebook.find_assignment(ASSIGNMENT).max_score == TOTAL_POINTS
+        assert gradebook.find_assignment(assignment.name).max_score == assignment.points()
 
 
 @pytest.mark.slow
-def test_no_solution_or_hidden_test_in_the_release(course: Path) -> None:
-    secrets = secret_lines(SOURCE, "SOLUTION") | secret_lines(SOURCE, "HIDDEN TESTS")
-    assert len(secrets) >= 8, "expected solution and hidden-test lines to look for"
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=IDS)
+def test_no_solution_or_hidden_test_in_the_release(course: Path, assignment: Assignment) -> None:
+    secrets = secret_lines(assignment.source)
+    assert len(secrets) >= 4, "expected solution and hidden-test lines to look for"
     leaked = {}
     for path in sorted((course / "release").rglob("*")):
         if path.is_file():
@@ -242,28 +286,30 @@ def test_no_solution_or_hidden_test_in_the_release(course: Path) -> None:
 
 
 @pytest.mark.slow
-def test_solution_scores_full_marks_and_blank_scores_zero(graded: Path) -> None:
-    solution, blank = scores(graded, "solution_learner"), scores(graded, "blank_learner")
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=IDS)
+def test_solution_scores_full_marks_and_blank_scores_zero(graded: Path, assignment: Assignment) -> None:
+    solution = scores(graded, assignment, "solution_learner")
+    blank = scores(graded, assignment, "blank_learner")
     auto = sorted(name for name, g in solution.items() if g["type"] == "code")
-    assert auto == ["q1-check", "q2-check", "q3-check", "q4-check"]
+    assert auto == assignment.checks()
 
     assert {n: solution[n]["score"] for n in auto} == {n: solution[n]["max"] for n in auto}
-    assert sum(solution[n]["score"] for n in auto) == AUTOGRADED_POINTS
+    assert sum(solution[n]["score"] for n in auto) == assignment.points("code")
     assert {n: blank[n]["score"] for n in auto} == dict.fromkeys(auto, 0)
     assert not any(solution[n]["manual"] or blank[n]["manual"] for n in auto)
 
     # A written memo waits for the trainer; nbgrader itself gives an untouched one 0.
-    assert solution["q5-memo"] == {"type": "markdown", "score": 0, "max": 4, "manual": True}
-    assert blank["q5-memo"] == {"type": "markdown", "score": 0, "max": 4, "manual": False}
+    memo, memo_points = assignment.memo(), assignment.points("markdown")
+    assert solution[memo] == {"type": "markdown", "score": 0, "max": memo_points, "manual": True}
+    assert blank[memo] == {"type": "markdown", "score": 0, "max": memo_points, "manual": False}
 
 
 @pytest.mark.slow
-def test_hidden_tests_catch_answers_that_pass_the_visible_checks(graded: Path) -> None:
-    wrong = scores(graded, "wrong_learner")
-    assert {n: g["score"] for n, g in wrong.items() if g["type"] == "code"} == dict.fromkeys(
-        ["q1-check", "q2-check", "q3-check", "q4-check"], 0
-    )
-    autograded = graded / "autograded" / "wrong_learner" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=IDS)
+def test_hidden_tests_catch_answers_that_pass_the_visible_checks(graded: Path, assignment: Assignment) -> None:
+    wrong = scores(graded, assignment, "wrong_learner")
+    assert {n: g["score"] for n, g in wrong.items() if g["type"] == "code"} == dict.fromkeys(assignment.checks(), 0)
+    autograded = graded / "autograded" / "wrong_learner" / assignment.name / f"{assignment.notebook}.ipynb"
     for cell in nbformat.read(autograded, as_version=4).cells:
         if meta(cell).get("grade") and cell.cell_type == "code":
             printed = "".join(o.get("text", "") for o in cell.outputs)
@@ -272,11 +318,12 @@ def test_hidden_tests_catch_answers_that_pass_the_visible_checks(graded: Path) -
 
 
 @pytest.mark.slow
-def test_feedback_shows_no_hidden_test_and_no_solution(graded: Path) -> None:
-    solution_lines = secret_lines(SOURCE, "SOLUTION")
-    hidden_lines = secret_lines(SOURCE, "HIDDEN TESTS")
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=IDS)
+def test_feedback_shows_no_hidden_test_and_no_solution(graded: Path, assignment: Assignment) -> None:
+    solution_lines = secret_lines(assignment.source, "SOLUTION")
+    hidden_lines = secret_lines(assignment.source, "HIDDEN TESTS")
     feedback = {
-        learner: html_text(graded / "feedback" / learner / ASSIGNMENT / f"{NOTEBOOK}.html")
+        learner: html_text(graded / "feedback" / learner / assignment.name / f"{assignment.notebook}.html")
         for learner in LEARNERS
     }
     for learner, text in feedback.items():
@@ -287,7 +334,7 @@ def test_feedback_shows_no_hidden_test_and_no_solution(graded: Path) -> None:
 
     # The checks above can fail: the same search finds what is really there.
     assert found_in(solution_lines, feedback["solution_learner"]) == sorted(solution_lines)
-    autograded = graded / "autograded" / "blank_learner" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    autograded = graded / "autograded" / "blank_learner" / assignment.name / f"{assignment.notebook}.ipynb"
     assert found_in(hidden_lines, notebook_text(autograded)) == sorted(hidden_lines)
 
 

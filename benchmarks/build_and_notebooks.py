@@ -71,19 +71,27 @@ def notebook_cost(notebook: Path) -> tuple[float, float]:
     return seconds, int(run.stdout.strip().splitlines()[-1]) / 1024
 
 
-def page_weights(site: Path) -> list[tuple[str, int]]:
-    """Each HTML page plus the local files it references, biggest first (bytes, uncompressed)."""
+def page_weights(site: Path) -> list[tuple[str, int, int]]:
+    """Each HTML page plus the local files it references, biggest first: raw and gzipped bytes.
+
+    Fonts that stylesheets load are not followed: the browser test of the
+    published book (issue G) measures what a browser really transfers.
+    """
     import re
+
+    import gzip
 
     weights = []
     for page in site.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         total = len(text.encode())
-        for ref in set(re.findall(r'(?:src|href)="([^"#?]+\.(?:js|css|png|svg|woff2?))"', text)):
+        zipped = len(gzip.compress(text.encode()))
+        for ref in set(re.findall(r'(?:src|href)="([^"#?]+\.(?:js|css|png|svg|woff2?))(?:[?#][^"]*)?"', text)):
             target = (page.parent / ref).resolve()
             if target.is_file():
                 total += target.stat().st_size
-        weights.append((str(page.relative_to(site)), total))
+                zipped += len(gzip.compress(target.read_bytes()))
+        weights.append((str(page.relative_to(site)), total, zipped))
     return sorted(weights, key=lambda item: -item[1])
 
 
@@ -99,10 +107,10 @@ def main() -> None:
         shutil.rmtree(out / "_build" / ".jupyter_cache", ignore_errors=True)
     print(f"book build: cold {cold:6.1f} s, warm {warm:6.1f} s (warm/cold = {warm / cold:.2f})")
     print(f"built site: {site_bytes / 1e6:.2f} MB")
-    for name, size in heaviest:
-        print(f"  page {name:<60} {size / 1e6:5.2f} MB")
+    for name, size, zipped in heaviest:
+        print(f"  page {name:<60} {size / 1e6:5.2f} MB ({zipped / 1e6:4.2f} MB gzipped)")
     results.update(cold_build_s=cold, warm_build_s=warm, site_mb=site_bytes / 1e6,
-                   heaviest_pages_mb={n: s / 1e6 for n, s in heaviest})
+                   heaviest_pages_mb={n: {"raw": s / 1e6, "gzip": z / 1e6} for n, s, z in heaviest})
     notebooks = {}
     for notebook in course_notebooks():
         seconds, peak_mb = notebook_cost(notebook)

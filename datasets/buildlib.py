@@ -133,3 +133,17 @@ def field(name: str, type_: str, description: str, **constraints: Any) -> dict[s
     constraints.setdefault("required", True)
     spec["constraints"] = constraints
     return spec
+
+
+def csv_resource(name: str, path: str, title: str, data: bytes, schema: dict[str, Any]) -> dict[str, Any]:
+    """A CSV resource entry for a descriptor, with the file's size and hash."""
+    return {
+        "name": name,
+        "path": path,
+        "title": title,
+        "format": "csv",
+        "mediatype": "text/csv",
+        "encoding": "utf-8",
+        **file_stats(data),
+        "schema": schema,
+    }

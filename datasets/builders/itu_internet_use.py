@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from buildlib import SourceError, csv_bytes, descriptor, field, file_stats, json_bytes
+from buildlib import SourceError, csv_bytes, csv_resource, descriptor, field, json_bytes
 
 ITU_TRANSCRIBED = "2026-11-25T00:00:00Z"
 
@@ -106,18 +106,7 @@ def build_itu() -> dict[str, bytes]:
             "FF25's revised 2024 world value (71%) is kept as its own row (edition FF25, year 2024) next to FF24's 68% for the same year.",
             "Sorted by edition, year, dimension (in schema order), group; wrote UTF-8 CSV with LF line ends.",
         ],
-        resources=[
-            {
-                "name": "internet_use",
-                "path": "internet_use.csv",
-                "title": "Internet use by group",
-                "format": "csv",
-                "mediatype": "text/csv",
-                "encoding": "utf-8",
-                **file_stats(data),
-                "schema": schema,
-            }
-        ],
+        resources=[csv_resource("internet_use", "internet_use.csv", "Internet use by group", data, schema)],
     )
     return {"internet_use.csv": data, "datapackage.json": json_bytes(package)}
 

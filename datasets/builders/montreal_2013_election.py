@@ -7,7 +7,7 @@ import gzip
 import json
 from typing import Any
 
-from buildlib import PinnedFile, SourceError, csv_bytes, descriptor, field, file_stats, json_bytes
+from buildlib import PinnedFile, SourceError, csv_bytes, csv_resource, descriptor, field, file_stats, json_bytes
 
 ELECTION_RETRIEVED = "2026-11-25T00:00:00Z"
 
@@ -213,16 +213,7 @@ def build_election() -> dict[str, bytes]:
             f"GeoJSON: kept geometry (WGS 84 longitude/latitude), rounded coordinates to {COORDINATE_DECIMALS} decimals (about 1 m), dropped consecutive repeated positions, set feature id and properties to district_id (integer) and district; one feature per line, sorted by district_id.",
         ],
         resources=[
-            {
-                "name": "results",
-                "path": "results.csv",
-                "title": "Votes by district",
-                "format": "csv",
-                "mediatype": "text/csv",
-                "encoding": "utf-8",
-                **file_stats(results_csv),
-                "schema": results_schema,
-            },
+            csv_resource("results", "results.csv", "Votes by district", results_csv, results_schema),
             {
                 "name": "districts",
                 "path": "districts.geojson",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 
-from buildlib import PinnedFile, SourceError, csv_bytes, descriptor, field, file_stats, json_bytes
+from buildlib import PinnedFile, SourceError, csv_bytes, csv_resource, descriptor, field, json_bytes
 
 WPP_RETRIEVED = "2026-11-25T00:00:00Z"
 
@@ -119,18 +119,7 @@ def build_wpp() -> dict[str, bytes]:
             "Checked that countries and areas add up to World in every year (largest difference in this input: 826 persons, from rounding).",
             "Sorted by location_id, year; wrote UTF-8 CSV with LF line ends.",
         ],
-        resources=[
-            {
-                "name": "population",
-                "path": "population.csv",
-                "title": "Population by broad age group",
-                "format": "csv",
-                "mediatype": "text/csv",
-                "encoding": "utf-8",
-                **file_stats(data),
-                "schema": schema,
-            }
-        ],
+        resources=[csv_resource("population", "population.csv", "Population by broad age group", data, schema)],
     )
     return {"population.csv": data, "datapackage.json": json_bytes(package)}
 

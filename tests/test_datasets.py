@@ -27,7 +27,7 @@ from citylab.data import DatasetError
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT / "datasets"
 BUILD = DATASETS / "build.py"
-EXPECTED = {"un-wpp-2024-population", "itu-internet-use", "montreal-2013-election"}
+EXPECTED = {"un-wpp-2024-population", "itu-internet-use", "montreal-2013-election", "streetlight-cases", "compas-recidivism", "uci-adult-census-1994", "philadelphia-open-data-catalogue", "helsinki-city-bike-access", "pb-toulouse-2022", "pb-warsaw-2020-srodmiescie"}
 
 
 def descriptor(name: str, base: Path = DATASETS) -> dict:
@@ -202,7 +202,8 @@ def test_build_refuses_an_unpinned_source_version(
     assert "pinned to 0.0.1" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED - {"itu-internet-use"}))
+# Hand transcriptions (ITU figures, streetlight cases) have no input file to pin.
+@pytest.mark.parametrize("name", sorted(EXPECTED - {"itu-internet-use", "streetlight-cases"}))
 def test_descriptor_records_the_input_hash(name: str) -> None:
     _load_build()
     module = _builder_module(name.replace("-", "_"))
@@ -355,3 +356,118 @@ def test_geojson_that_is_not_a_collection(copy_of) -> None:
     folder = copy_of("montreal-2013-election")
     (folder / "districts.geojson").write_text("[1, 2, 3]", encoding="utf-8")
     assert "FeatureCollection" in one_line_error("montreal-2013-election")
+
+
+def test_streetlight_cases_key_values() -> None:
+    figures = data.load("streetlight-cases").set_index(["case", "measure", "year"])
+    value = figures["value"]
+    assert len(figures) == 13 and figures.index.is_unique
+    assert value[("los-angeles", "budget", 2009)] == 57_000_000
+    assert value[("los-angeles", "fixtures_replaced", 2013)] == 140_000
+    assert figures.loc[("los-angeles", "fixtures_replaced", 2013), "qualifier"] == "more than"
+    assert value[("los-angeles", "energy_use_reduction", 2013)] == 63.1
+    assert value[("los-angeles", "annual_savings", 2013)] == 10_000_000
+    assert value[("los-angeles", "loan_repayment_years", 2013)] == 7
+    assert value[("india-slnp", "lights_installed", 2024)] == 13_110_745
+    assert value[("india-slnp", "energy_savings", 2024)] == 8_806
+    # The energy saved per light is about the same in 2019 and 2024 (~670 kWh a year).
+    per_light = {y: value[("india-slnp", "energy_savings", y)] * 1e6 / value[("india-slnp", "lights_installed", y)]
+                 for y in (2019, 2024)}
+    assert per_light[2019] == pytest.approx(671.0) and per_light[2024] == pytest.approx(671.66, abs=0.01)
+    assert figures["status"].isin(["V", "V2"]).all()
+    assert (figures.xs("los-angeles")["status"] == "V").all()
+
+
+def test_compas_key_values() -> None:
+    compas = data.load("compas-recidivism")
+    assert len(compas) == 6_172 and compas["record"].tolist() == list(range(1, 6_173))
+    # No names, dates, case numbers, ids or exact ages: only these columns.
+    assert list(compas.columns) == ["record", "sex", "age_cat", "race", "priors_band", "c_charge_degree",
+                                    "decile_score", "score_text", "two_year_recid"]
+    assert compas["race"].value_counts().to_dict() == {
+        "African-American": 3_175, "Caucasian": 2_103, "Hispanic": 509, "Other": 385}
+    assert compas["sex"].value_counts().to_dict() == {"Male": 4_997, "Female": 1_175}
+    assert compas["two_year_recid"].sum() == 2_809
+    black = compas[(compas["race"] == "African-American") & (compas["two_year_recid"] == 0)]
+    white = compas[(compas["race"] == "Caucasian") & (compas["two_year_recid"] == 0)]
+    # ProPublica's finding: far more false "medium/high" labels for Black than for white defendants.
+    assert round((black["decile_score"] >= 5).mean(), 3) == 0.423
+    assert round((white["decile_score"] >= 5).mean(), 3) == 0.220
+
+
+# ------------------------------------------------ module 2 (digital governance) --
+
+
+def test_uci_adult_key_values() -> None:
+    people = data.load("uci-adult-census-1994")
+    assert len(people) == 32_561 and people["record_id"].is_unique
+    assert (people["income"] == ">50K").sum() == 7_841
+    assert people["age"].min() == 17 and people["age"].max() == 90
+    assert not {"fnlwgt", "occupation", "workclass"} & set(people.columns)
+    # Six quasi-identifiers with exact ages: 5,594 unique records (the notebook's headline).
+    columns = ["age", "sex", "race", "native_country", "marital_status", "education"]
+    sizes = people.groupby(columns)["record_id"].transform("size")
+    assert (sizes == 1).sum() == 5_594
+
+
+def test_philadelphia_catalogue_key_values() -> None:
+    records = data.load("philadelphia-open-data-catalogue")
+    assert len(records) == 468
+    assert (records["publisher"] == "City of Philadelphia").sum() == 317
+    assert (records["last_updated"] != "none").sum() == 62  # one of them lies in the future
+    assert records["modified_raw"].fillna("").str.startswith("R/").sum() == 32
+    # No personal contact details are shipped, only flags.
+    assert not {"maintainer", "maintainer_email", "maintainer_phone"} & set(records.columns)
+    assert records["has_contact_email"].sum() == 348
+
+
+def test_helsinki_city_bike_key_values() -> None:
+    cells = data.load("helsinki-city-bike-access", resource="cells")
+    stations = data.load("helsinki-city-bike-access", resource="stations")
+    districts = data.load_geojson("helsinki-city-bike-access", resource="districts")
+    assert len(cells) == 5_853 and len(stations) == 457 and len(districts["features"]) == 23
+    assert stations["city"].value_counts().to_dict() == {"Helsinki": 347, "Espoo": 110}
+    by_city = cells.groupby("city")["inhabitants"].sum().to_dict()
+    assert by_city["Helsinki"] == 642_941 and by_city["Espoo"] == 290_249
+    assert (cells["district"] == "none").sum() == 33
+
+
+def test_pb_toulouse_2022_key_values() -> None:
+    projects = data.load("pb-toulouse-2022", resource="projects")
+    ballots = data.load("pb-toulouse-2022", resource="ballots")
+    instance = data.load("pb-toulouse-2022", resource="instance").iloc[0]
+    districts = data.load_geojson("pb-toulouse-2022", resource="districts")
+    assert len(projects) == 199 and projects["project_id"].is_unique
+    assert (instance["budget"], instance["num_votes"], instance["max_length"]) == (8_000_000, 4_532, 3)
+    assert ballots["voters"].sum() == 4_532 and len(ballots) == 2_449
+    # Approvals counted from the ballot profile equal the published votes.
+    approvals = {}
+    for ids, n in zip(ballots["project_ids"], ballots["voters"]):
+        for pid in ids.split():
+            approvals[int(pid)] = approvals.get(int(pid), 0) + n
+    assert approvals == dict(zip(projects["project_id"], projects["votes"]))
+    assert (ballots["size"] == ballots["project_ids"].str.split().str.len()).all()
+    assert sorted(f["properties"]["district_id"] for f in districts["features"]) == list(range(1, 21))
+    assert set(projects["district_id"]) == set(range(1, 21))
+    assert projects.groupby("district_id").size().to_dict()[9] == 9
+    assert projects.loc[projects["district_id"] == 17, "votes"].sum() == 105
+    lon, lat = districts["features"][0]["geometry"]["coordinates"][0][0]
+    assert 1.3 < lon < 1.6 and 43.5 < lat < 43.7
+
+
+def test_pb_warsaw_2020_srodmiescie_key_values() -> None:
+    voters = data.load("pb-warsaw-2020-srodmiescie", resource="voters")
+    approvals = data.load("pb-warsaw-2020-srodmiescie", resource="approvals_by_age")
+    projects = data.load("pb-warsaw-2020-srodmiescie", resource="projects")
+    ballots = data.load("pb-warsaw-2020-srodmiescie", resource="ballots")
+    benchmarks = data.load("pb-warsaw-2020-srodmiescie", resource="benchmarks").set_index("group")
+    assert voters["voters"].sum() == 3_197 == ballots["voters"].sum()
+    assert voters.groupby("channel")["voters"].sum().to_dict() == {"internet": 3_065, "paper": 132}
+    assert voters.groupby("sex")["voters"].sum().to_dict() == {"F": 2_004, "M": 1_193}
+    older = voters[voters["age_band"].isin(["65-74", "75+"])]
+    assert older["voters"].sum() == 317 and older.loc[older["channel"] == "paper", "voters"].sum() == 87
+    assert len(voters) == 32 and len(projects) == 38 and projects["selected"].sum() == 22
+    by_project = approvals.groupby("project_id")["approvals"].sum().to_dict()
+    assert by_project == dict(zip(projects["project_id"], projects["votes"]))
+    assert benchmarks.loc["total", "population_thousands"] == 1863.1
+    assert benchmarks.loc["women", "population_thousands"] == 1003.4

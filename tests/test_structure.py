@@ -68,9 +68,18 @@ def test_facilitator_guide_has_plan_activity_and_rubric(module: Path) -> None:
         assert word in guide
 
 
+def test_every_bib_file_is_in_the_book_config() -> None:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    listed = set(config["bibtex_bibfiles"])
+    on_disk = {p.relative_to(ROOT).as_posix() for p in [ROOT / "book" / "references.bib", *(ROOT / "book" / "bib").glob("*.bib")]}
+    assert on_disk == listed
+
+
 def test_every_cited_key_is_in_the_bibliography() -> None:
-    bib = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
-    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    bibs = [ROOT / "book" / "references.bib", *sorted((ROOT / "book" / "bib").glob("*.bib"))]
+    defined = [k for bib in bibs for k in re.findall(r"@\w+\{([^,]+),", bib.read_text(encoding="utf-8"))]
+    assert len(defined) == len(set(defined)), "a BibTeX key is defined twice"
+    keys = set(defined)
     sources = [*ROOT.glob("book/*.md"), *ROOT.glob("modules/*/*.md"), *ROOT.glob("modules/*/*.ipynb")]
     cited = set()
     for path in sources:

@@ -147,3 +147,26 @@ def csv_resource(name: str, path: str, title: str, data: bytes, schema: dict[str
         **file_stats(data),
         "schema": schema,
     }
+
+
+@dataclass(frozen=True)
+class CommittedFile(PinnedFile):
+    """A source file committed beside its dataset, pinned by hash.
+
+    For sources that no Python package ships (a repository export, a Pabulib
+    file): the copy lives in ``datasets/<dataset>/<folder>/`` and the build
+    checks its bytes before using it, as it checks a package's file.
+    """
+
+    dataset: str = ""
+    folder: str = ""
+
+    def path(self) -> Path:
+        where = Path(self.dataset, self.folder, self.relpath)
+        path = Path(__file__).resolve().parent / where
+        if not path.is_file():
+            raise SourceError(f"pinned input {where} is missing")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != self.sha256:
+            raise SourceError(f"{where} has sha256 {digest}, expected {self.sha256}")
+        return path

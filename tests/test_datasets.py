@@ -207,7 +207,8 @@ def test_build_refuses_an_unpinned_source_version(
 def test_descriptor_records_the_input_hash(name: str) -> None:
     _load_build()
     module = _builder_module(name.replace("-", "_"))
-    pins = [v for v in vars(module).values() if isinstance(v, module.PinnedFile)]
+    pinned_file = importlib.import_module("buildlib").PinnedFile
+    pins = [v for v in vars(module).values() if isinstance(v, pinned_file)]
     package = descriptor(name)
     for item in package["x_inputs"]:
         pinned = next(p for p in pins if p.relpath == item["file"])

@@ -11,7 +11,6 @@ uses the Finnish ETRS-GK25 projection (EPSG:3879): its inverse is computed here
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import math
 import sqlite3
@@ -24,7 +23,7 @@ import shapely
 from shapely import wkb
 from shapely.geometry import Point, mapping
 
-from buildlib import PinnedFile, SourceError, csv_bytes, descriptor, field, file_stats, json_bytes
+from buildlib import CommittedFile, SourceError, csv_bytes, descriptor, field, file_stats, json_bytes
 
 NAME = "helsinki-city-bike-access"
 RETRIEVED = "2026-11-25T00:00:00Z"
@@ -33,17 +32,10 @@ COMMIT = "ed1b78f7d9172c7cc647e67e8f95737faf89539c"
 
 
 @dataclass(frozen=True)
-class RepositorySnapshot(PinnedFile):
+class RepositorySnapshot(CommittedFile):
     """A pinned file committed beside the dataset (copied from a public repository)."""
 
-    def path(self) -> Path:
-        path = Path(__file__).resolve().parent.parent / NAME / self.relpath
-        if not path.is_file():
-            raise SourceError(f"{NAME}: pinned input {self.relpath} is missing")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != self.sha256:
-            raise SourceError(f"{NAME}/{self.relpath} has sha256 {digest}, expected {self.sha256}")
-        return path
+    dataset: str = NAME
 
     def note(self) -> str:
         return f"Input: {self.relpath} ({self.module}), gzip -n -9 of the file at {REPO} commit {self.version}; sha256 {self.sha256}."

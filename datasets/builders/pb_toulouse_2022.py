@@ -15,7 +15,6 @@ cast it). The Toulouse file carries no voter attributes at all.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from collections import Counter
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from buildlib import (
-    PinnedFile,
+    CommittedFile,
     SourceError,
     csv_bytes,
     csv_resource,
@@ -49,7 +48,7 @@ PABULIB_LICENCE = {
 
 
 @dataclass(frozen=True)
-class PinnedCopy(PinnedFile):
+class PinnedCopy(CommittedFile):
     """A source file copied into ``datasets/<dataset>/source/``, pinned by commit and hash.
 
     Why a copy: the Pabulib files and the boundary file are not shipped in any
@@ -57,17 +56,7 @@ class PinnedCopy(PinnedFile):
     the upstream commit the file was taken from.
     """
 
-    dataset: str = ""
-
-    def path(self) -> Path:
-        """The copy, after checking that its bytes are still the pinned ones."""
-        path = HERE / self.dataset / "source" / self.relpath
-        if not path.is_file():
-            raise SourceError(f"{self.dataset}: pinned source file source/{self.relpath} is missing")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != self.sha256:
-            raise SourceError(f"{self.dataset}/source/{self.relpath} has sha256 {digest}, expected {self.sha256}")
-        return path
+    folder: str = "source"
 
     def note(self) -> str:
         """One line for the descriptor's processing notes."""

@@ -9,7 +9,6 @@ the names and e-mail addresses of staff contacts.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tarfile
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from buildlib import PinnedFile, SourceError, csv_bytes, descriptor, field, file_stats, json_bytes
+from buildlib import CommittedFile, SourceError, csv_bytes, descriptor, field, file_stats, json_bytes
 
 NAME = "philadelphia-open-data-catalogue"
 REPO = "opendataphilly/opendataphilly-jkan"
@@ -29,17 +28,10 @@ EXPECTED_RECORDS = 468
 
 
 @dataclass(frozen=True)
-class RepositorySnapshot(PinnedFile):
+class RepositorySnapshot(CommittedFile):
     """A pinned file committed beside the dataset (a repository export, not a wheel)."""
 
-    def path(self) -> Path:
-        path = Path(__file__).resolve().parent.parent / NAME / self.relpath
-        if not path.is_file():
-            raise SourceError(f"{NAME}: pinned input {self.relpath} is missing")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != self.sha256:
-            raise SourceError(f"{NAME}/{self.relpath} has sha256 {digest}, expected {self.sha256}")
-        return path
+    dataset: str = NAME
 
     def note(self) -> str:
         return (

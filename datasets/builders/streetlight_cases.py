@@ -14,7 +14,7 @@ from __future__ import annotations
 from buildlib import SourceError, csv_bytes, descriptor, field, file_stats, json_bytes
 
 NAME = "streetlight-cases"
-TRANSCRIBED = "2026-11-26T00:00:00Z"
+TRANSCRIBED = "2026-11-25T00:00:00Z"
 
 LA_BSL = "https://bsl.lacity.org/led.html"
 C40 = "https://www.c40.org/blog_posts/new-data-strengthens-business-case-for-led-lighting-retrofits"

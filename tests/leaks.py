@@ -1,51 +1,10 @@
 """What must never leave the instructor's side, and how to look for it.
 
-Solutions and hidden tests sit between nbgrader's ``### BEGIN SOLUTION`` /
-``### BEGIN HIDDEN TESTS`` and ``### END ...`` markers in exercises/source.
-The release, the feedback and the book are searched for every such line,
-both as written and as it reads once rendered to HTML.
+The functions live in :mod:`citylab.cohort.leaks`, where the trainer's commands use them
+at run time (``citylab cohort feedback`` refuses to hand out a page that reveals a hidden
+test); the tests import them from here so that both check exactly the same thing.
 """
 
-from __future__ import annotations
+from citylab.cohort.leaks import MARKED, all_secret_lines, found_in, html_text, plain, secret_lines
 
-import html
-import re
-from pathlib import Path
-
-import nbformat
-
-MARKED = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
-
-
-def secret_lines(notebook: Path, kind: str | None = None, min_length: int = 8) -> set[str]:
-    """Lines between ``### BEGIN <kind>`` and ``### END <kind>`` (SOLUTION, HIDDEN TESTS, or both).
-
-    Blank and very short lines are left out: they could match anywhere.
-    """
-    lines: set[str] = set()
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        for found_kind, body in MARKED.findall(cell.source + "\n"):
-            if kind in (None, found_kind):
-                lines.update(s for s in map(str.strip, body.splitlines()) if len(s) >= min_length)
-    return lines
-
-
-def all_secret_lines(source_dir: Path) -> set[str]:
-    """Every solution and hidden-test line of every source notebook."""
-    return set().union(*(secret_lines(nb) for nb in source_dir.rglob("*.ipynb")))
-
-
-def html_text(path: Path) -> str:
-    """The text a reader sees in an HTML page: syntax highlighting splits code into tags."""
-    page = path.read_text(encoding="utf-8", errors="replace")
-    return html.unescape(re.sub(r"<[^>]+>", "", page))
-
-
-def plain(line: str) -> str:
-    """A Markdown line as it reads once rendered: no emphasis marks, no list number."""
-    return re.sub(r"^(\d+\.|[-*])\s+", "", re.sub(r"\*\*|__|`", "", line))
-
-
-def found_in(lines: set[str], text: str) -> list[str]:
-    """The lines that occur in the text, as written or as rendered from Markdown."""
-    return sorted(line for line in lines if line in text or plain(line) in text)
+__all__ = ["MARKED", "all_secret_lines", "found_in", "html_text", "plain", "secret_lines"]

@@ -517,8 +517,56 @@ def test_the_jail_isolates_a_notebook(sandbox_works: None) -> None:
     assert "nproc 64" in printed and "exercises False" in printed
 
 
+@pytest.mark.slow
 def test_console_script_runs_grade_help() -> None:
     import subprocess
 
     run = subprocess.run([str(BIN / "citylab"), "cohort", "grade", "--help"], capture_output=True, text=True, check=False)
     assert run.returncode == 0 and "--workers" in run.stdout and "sandbox" in run.stdout
+
+
+def _graded_cell(kind: str, source: str, grade_id: str, **flags) -> nbformat.NotebookNode:
+    cell = _cell(kind, source, grade_id, **flags)
+    cell.metadata["nbgrader"].setdefault("locked", not flags.get("solution", False))
+    return cell
+
+
+@pytest.mark.slow
+def test_a_check_that_needs_more_than_data_is_scored_in_the_kernel(
+    tmp_path: Path, sandbox_works: None,
+) -> None:
+    """A check calling the instructor's helper function cannot run in the clean checker: kernel-only, still right."""
+    repo = tmp_path / "course"
+    (repo / "exercises" / "source" / "helpers").mkdir(parents=True)
+    shutil.copy(Path(ASSIGNMENT.source).parents[2] / "nbgrader_config.py", repo / "exercises" / "nbgrader_config.py")
+    source = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                               "language": "python"}})
+    source.cells = [
+        _graded_cell("code", "def double(x):\n    return 2 * x", "helper"),
+        _graded_cell("code", "### BEGIN SOLUTION\nanswer = 4\n### END SOLUTION", "a1", solution=True),
+        _graded_cell("code", "assert double(2) == answer, 'not double 2'", "t1", grade=True, points=1),
+        _graded_cell("code", "### BEGIN SOLUTION\nvalue = 3\n### END SOLUTION", "a2", solution=True),
+        _graded_cell("code", "assert value > 0, 'positive'\n### BEGIN HIDDEN TESTS\nassert value == 3, 'three'\n"
+                             "### END HIDDEN TESTS", "t2", grade=True, points=1),
+    ]
+    nbformat.write(source, repo / "exercises" / "source" / "helpers" / "work.ipynb")
+    cohort = create(tmp_path / "cohort", repo=repo)
+    cohort.nbgrader("generate_assignment", "helpers")
+    os.chown(cohort.root, 4242, 4242)  # the trainer's folder; grading runs as root
+    with cohort.gradebook() as gradebook:
+        for learner in ("right", "wrong"):
+            gradebook.update_or_create_student(learner)
+    for learner, (answer, value) in {"right": ("4", "3"), "wrong": ("5", "7")}.items():
+        notebook = nbformat.read(cohort.path("release", "helpers", "work.ipynb"), as_version=4)
+        notebook.cells[1].source, notebook.cells[3].source = f"answer = {answer}", f"value = {value}"
+        folder = cohort.path("submitted", learner, "helpers")
+        folder.mkdir(parents=True)
+        nbformat.write(notebook, folder / "work.ipynb")
+
+    rows = {row["learner"]: row for row in grade.grade(cohort, "helpers", workers=2)}
+    assert {k: (r["status"], r["auto_score"], r["checked"]) for k, r in rows.items()} == {
+        "right": ("graded", "2", "1/2 in the clean checker"),
+        "wrong": ("graded", "0", "1/2 in the clean checker"),
+    }
+    written = [cohort.path("gradebook.db"), *cohort.path("autograded").rglob("*"), *cohort.path("grading").rglob("*")]
+    assert {path.stat().st_uid for path in written} == {4242}, "the trainer can use what grading wrote"

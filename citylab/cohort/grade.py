@@ -52,7 +52,7 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -203,34 +203,65 @@ def grade(cohort: Cohort, assignment: str, learners: list[str] | None = None, wo
             sandbox.stop_all()
             raise
         pool.shutdown()
+    pipeline.add_scores(rows)
     rows.sort(key=lambda row: row["learner"])
     write_status(cohort, assignment, rows)
+    hand_back(cohort)
     return rows
+
+
+def hand_back(cohort: Cohort) -> None:
+    """Give what grading wrote to whoever owns the cohort folder.
+
+    Grading runs as root (sudo); the trainer then opens formgrader and makes
+    feedback as themselves, and must be able to write the gradebook.
+    """
+    owner = cohort.root.stat()
+    if os.geteuid() != 0 or owner.st_uid == 0:
+        return
+    written = [cohort.path("gradebook.db"), *(p for folder in ("autograded", "grading")
+                                              for p in [cohort.path(folder), *cohort.path(folder).rglob("*")])]
+    for path in written:
+        if path.exists() and not path.is_symlink():
+            os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def _run_batch(pipeline: Pipeline, submissions: list[Submission], pool: ThreadPoolExecutor,
                slots: sandbox.Slots, limits: sandbox.Limits, quiet: bool) -> list[dict]:
-    """Calibrate, run every notebook in the pool, and record each learner as soon as all theirs are done."""
+    """Calibrate, run every notebook in the pool, and record each learner as soon as all theirs are done.
+
+    Learners' notebooks start while the instructor's runs, on the usual outcome
+    of calibration (every check verified); the few whose guess turns out wrong
+    run again.
+    """
     solutions = {nb: pipeline.prepare_solution(nb) for nb in pipeline.notebooks}
     calibration = {nb: pool.submit(execute, pipeline.job(run, calibrating=True), slots, limits)
                    for nb, run in solutions.items()}
     prepared = {s.learner: {nb: pipeline.prepare(s, nb) for nb in pipeline.notebooks}
                 for s in submissions if s.problem is None}
-    pipeline.calibrate({nb: (solutions[nb], _result(future)) for nb, future in calibration.items()})
-    futures: dict[Future, tuple[str, str]] = {
-        pool.submit(execute, pipeline.job(run), slots, limits): (learner, nb)
-        for learner, runs in prepared.items() for nb, run in runs.items() if run.status is None
+    pending: dict[Future, NotebookRun] = {
+        pool.submit(execute, pipeline.job(run), slots, limits): run
+        for runs in prepared.values() for run in runs.values() if run.status is None
     }
-    waiting = {learner: {nb for (who, nb) in futures.values() if who == learner} for learner in prepared}
+    waiting = {learner: {run.notebook for run in pending.values() if run.learner == learner} for learner in prepared}
     rows = [_record(pipeline, s, prepared.get(s.learner, {}))
             for s in submissions if s.problem is not None or not waiting[s.learner]]
+    pipeline.calibrate({nb: (solutions[nb], _result(future)) for nb, future in calibration.items()})
     by_learner = {s.learner: s for s in submissions}
-    for future in progress(as_completed(futures), f"Grading {pipeline.assignment}", quiet=quiet, total=len(futures)):
-        learner, nb = futures[future]
-        pipeline.merge(prepared[learner][nb], _result(future))
-        waiting[learner].discard(nb)
-        if not waiting[learner]:
-            rows.append(_record(pipeline, by_learner[learner], prepared[learner]))
+    bar = progress([], f"Grading {pipeline.assignment}", quiet=quiet, total=len(pending))
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            run = pending.pop(future)
+            if run.checked_ids != pipeline.verified[run.notebook]:  # the guess was wrong: run it again
+                pending[pool.submit(execute, pipeline.job(run), slots, limits)] = run
+                continue
+            pipeline.merge(run, _result(future))
+            bar.update(1)
+            waiting[run.learner].discard(run.notebook)
+            if not waiting[run.learner]:
+                rows.append(_record(pipeline, by_learner[run.learner], prepared[run.learner]))
+    bar.close()
     return rows
 
 
@@ -324,6 +355,7 @@ class NotebookRun:
     outputs: dict[int, list] = field(default_factory=dict)
     counts: dict[int, int | None] = field(default_factory=dict)
     checked: tuple[int, int] = (0, 0)  # verified test cells scored by the checker, of all test cells
+    checked_ids: set[str] = field(default_factory=set)  # the test cells its sandbox run treated as verified
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -471,11 +503,15 @@ class Pipeline:
         return run
 
     def prepare_solution(self, notebook: str) -> NotebookRun:
-        """The instructor's notebook, prepared like a submission: the calibration run."""
+        """The instructor's notebook, prepared like a submission, for the calibration run.
+
+        Until calibration says otherwise, every test cell counts as verified.
+        """
         run = NotebookRun("(instructor)", notebook, self.cohort.source / self.assignment / f"{notebook}.ipynb")
         self._sanitize(run, "(instructor)")
         if run.status is not None:
             raise CohortError(f"{run.path}: the instructor notebook cannot be prepared ({run.detail})")
+        self.verified[notebook] = {_grade_id(cell) for cell in self._test_cells(run.prepared).values()}
         return run
 
     def _sanitize(self, run: NotebookRun, student: str) -> None:
@@ -552,6 +588,7 @@ class Pipeline:
         from nbgrader.preprocessors import ClearHiddenTests, Execute
 
         checked = self._test_cells(run.prepared) if calibrating else self._checked_cells(run)
+        run.checked_ids = {_grade_id(cell) for cell in checked.values()}
         notebook = copy.deepcopy(run.prepared)
         if not calibrating:
             hide = ClearHiddenTests(config=self.config)
@@ -660,29 +697,29 @@ class Pipeline:
                "graded_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
                "seconds": f"{sum(r.seconds for r in runs) + time.monotonic() - started:.1f}",
                "checked": _checked(runs)}
-        if status not in ("unknown-learner", "error"):
-            row.update(self._scores(submission.learner))
-            if row.pop("capped", False):
-                row["detail"] = "; ".join(filter(None, [detail, "a score above its cell's maximum was capped"]))
         return row
 
-    def _scores(self, learner: str) -> dict:
-        """The learner's scores as the gradebook has them now, after making sure none exceeds its cell's maximum."""
+    def add_scores(self, rows: list[dict]) -> None:
+        """Each graded learner's scores as the gradebook has them, once none exceeds its cell's maximum."""
         from nbgrader.api import MissingEntry
 
         with self.cohort.gradebook() as gradebook:
-            try:
-                submission = gradebook.find_submission(self.assignment, learner)
-            except MissingEntry:
-                return {}
-            over = [grade for notebook in submission.notebooks for grade in notebook.grades
-                    if grade.auto_score is not None and grade.auto_score > grade.max_score]
-            for grade in over:
-                grade.auto_score = grade.max_score
-            gradebook.db.commit()
-            return {"auto_score": _number(submission.code_score), "auto_max": _number(submission.max_code_score),
-                    "score": _number(submission.score), "max_score": _number(submission.max_score),
-                    "capped": bool(over)}
+            for row in rows:
+                if row["status"] in ("unknown-learner", "error"):
+                    continue
+                try:
+                    submission = gradebook.find_submission(self.assignment, row["learner"])
+                except MissingEntry:
+                    continue
+                over = [grade for notebook in submission.notebooks for grade in notebook.grades
+                        if grade.auto_score is not None and grade.auto_score > grade.max_score]
+                for grade in over:
+                    grade.auto_score = grade.max_score
+                gradebook.db.commit()
+                if over:
+                    row["detail"] = "; ".join(filter(None, [row["detail"], "a score above its cell's maximum was capped"]))
+                row.update(auto_score=_number(submission.code_score), auto_max=_number(submission.max_code_score),
+                           score=_number(submission.score), max_score=_number(submission.max_score))
 
 
 @contextlib.contextmanager

@@ -27,9 +27,11 @@ mechanisms, one jail per notebook:
   seconds, number of processes (a fork bomb stops there), file size, open files,
   no core dumps.
 * The grader itself (trusted, outside) adds what rlimits cannot: a wall-clock
-  limit, a limit on the *total* memory of all the jail's processes (polled from
-  ``/proc``), and a limit on how much output it reads back. Whatever crosses
+  limit, a limit on the *total* memory of all the jail's processes and on their
+  number (polled from ``/proc`` twice a second; forked copies' shared pages
+  counted once), and a limit on how much output it reads back. Whatever crosses
   one is killed at once with SIGKILL, including code that ignores SIGINT.
+  (cgroups would do this too, but are not writable in every container or CI.)
 
 Nothing a jail returns is trusted. A notebook's code runs in the same Python
 as the instructor's test cells, so it could rewrite them from inside (patch
@@ -134,7 +136,9 @@ def check_available() -> str | None:
         with slots.slot() as slot:
             outcome = run("probe", {}, slot.checker_uid, Limits(timeout=30))
     if outcome.status != "finished" or outcome.output.strip() != b"ok":
-        return f"the sandbox does not start here ({outcome.errors.strip().splitlines()[-1:] or outcome.status})"
+        why = (outcome.errors.strip().splitlines() or [outcome.status])[-1][:200]
+        return (f"the sandbox does not start here ({why}); the course's Python, virtual environment, "
+                f"citylab/ and datasets/ must be readable by all users")
     return None
 
 
@@ -351,7 +355,7 @@ def _watch(process: subprocess.Popen, uid: int, limits: Limits, output: _Capped,
         elif output.overflow:
             crossed = "output-limit"
         elif now >= next_check:
-            next_check = now + 0.2
+            next_check = now + 0.5  # a scan of /proc costs a few ms; RLIMIT_AS bounds each process meanwhile
             crossed = _over_limits(uid, limits)
         if crossed:
             _kill_all(process, uid)

@@ -83,6 +83,7 @@ class Question:
     """One auto-graded question of an assignment: its answer cell and the points of its check."""
 
     answer_id: str
+    check_id: str
     solution: str  # the model answer's lines, without the markers
     wrong: str
     points: float
@@ -115,7 +116,8 @@ def questions(assignment: str = ASSIGNMENT) -> list[Question]:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in wrong:
             body = "\n".join(cell.source.splitlines()[1:-1])
-            found.append(Question(grade_id, body, wrong[grade_id], cells[i + 1].metadata["nbgrader"]["points"]))
+            check = cells[i + 1].metadata["nbgrader"]
+            found.append(Question(grade_id, check["grade_id"], body, wrong[grade_id], check["points"]))
     return found
 
 

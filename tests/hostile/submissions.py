@@ -9,7 +9,6 @@ released). The expected automatic score follows from the answers.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,42 +16,16 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from cohort_fixtures import Question, questions
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "exercises" / "source"
-WRONG_ANSWERS = ROOT / "tests" / "exercise_wrong_answers"
 KINDS = ("correct", "rephrased", "wrong", "error", "blank")
 TIMESTAMP = "2026-03-01 10:00:00.000000 UTC"
 
 
 def grade_id(cell: NotebookNode) -> str | None:
     return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
-@dataclass(frozen=True)
-class Question:
-    """An auto-graded question: its answer cell, the model answer, a wrong answer, its check."""
-
-    answer_id: str
-    check_id: str
-    solution: str  # the model answer's lines, without the markers
-    wrong: str
-    points: float
-
-    @property
-    def variable(self) -> str:
-        return self.solution.splitlines()[-1].split("=")[0].strip()
-
-    def answer(self, kind: str, stub: str) -> str:
-        if kind == "correct":
-            return self.solution
-        if kind == "rephrased":
-            *before, last = self.solution.splitlines()
-            return "\n".join([*before, f"{self.variable} = ({last.split('=', 1)[1].strip()})  # mine"])
-        if kind == "wrong":
-            return self.wrong
-        if kind == "error":
-            return f"{self.variable} = share_onlin * 100  # a typo"
-        return stub
 
 
 @dataclass(frozen=True)
@@ -70,16 +43,7 @@ class Assignment:
         return self.source.stem
 
     def questions(self) -> list[Question]:
-        cells = nbformat.read(self.source, as_version=4).cells
-        wrong = json.loads((WRONG_ANSWERS / f"{self.name}.json").read_text(encoding="utf-8"))
-        found = []
-        for i, cell in enumerate(cells):
-            if grade_id(cell) in wrong:
-                body = "\n".join(cell.source.splitlines()[1:-1])
-                check = cells[i + 1]
-                found.append(Question(grade_id(cell), grade_id(check), body, wrong[grade_id(cell)],
-                                      float(check.metadata["nbgrader"]["points"])))
-        return found
+        return questions(self.name)
 
     def released(self, cohort: Path) -> NotebookNode:
         return nbformat.read(cohort / "release" / self.name / f"{self.notebook}.ipynb", as_version=4)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,3 +17,27 @@ BIN = Path(sys.executable).parent
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One full book build per test session (``--path-output`` root).
+
+    The browser, pack and book tests all read this build; a second builder run
+    against the same root reuses its notebook execution cache.
+    """
+    out = tmp_path_factory.mktemp("book")
+    env = {**os.environ, "CITYLAB_STATIC": "1"}
+    run = subprocess.run(
+        [str(BIN / "jupyter-book"), "build", str(ROOT), "--path-output", str(out),
+         "--warningiserror", "--keep-going"],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def site(built_book: Path) -> Path:
+    """The built HTML site of :func:`built_book`."""
+    return built_book / "_build" / "html"

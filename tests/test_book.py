@@ -6,31 +6,16 @@ One build (session fixture) serves every check; it is the slow tier.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROOT
+from conftest import ROOT
 from leaks import all_secret_lines, found_in, html_text
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("book")
-    env = {**os.environ, "CITYLAB_STATIC": "1"}
-    run = subprocess.run(
-        [str(BIN / "jupyter-book"), "build", str(ROOT), "--path-output", str(out),
-         "--warningiserror", "--keep-going"],
-        env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
-    return out / "_build" / "html"
 
 
 def pages(site: Path) -> list[Path]:

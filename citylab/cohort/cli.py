@@ -28,9 +28,10 @@ def parser() -> argparse.ArgumentParser:
     groups = top.add_subparsers(dest="group", required=True, metavar="{cohort}")
     cohort = groups.add_parser(
         "cohort",
-        help="run a cohort: create, roster, release, collect, grade, feedback, peer review, report",
+        help="run a cohort: create, roster, release, collect, grade, feedback, peer review, report, hub",
         description="Run a cohort from roster to grades. Typical order: "
-        "create → roster → release → collect → grade → feedback → peer → report.",
+        "create → roster → release → collect → grade → feedback → peer → report; "
+        "'hub' runs a JupyterHub for the cohort instead of zips and e-mail.",
     )
     steps = cohort.add_subparsers(dest="step", required=True, metavar="STEP")
     for module in _steps():

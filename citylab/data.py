@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from frictionless import FrictionlessException, Package, Resource, Schema
+try:
+    from frictionless import FrictionlessException, Package, Resource, Schema
+except ModuleNotFoundError:  # JupyterLite (Pyodide): see citylab/plain_schema.py
+    from citylab.plain_schema import FrictionlessException, Package, Resource, Schema
 
 #: Frictionless field types mapped to the pandas dtype the loader returns.
 _PANDAS_DTYPES = {

@@ -395,8 +395,12 @@ RISK_HOLDERS = ("City", "Private partner", "Shared")
 
 
 def blank_risk_matrix(routes: Sequence[str] = ROUTES) -> pd.DataFrame:
-    """A risk-by-route table of "?" for a learner or a group to fill in."""
-    return pd.DataFrame("?", index=pd.Index(RISKS, name="risk"), columns=list(routes))
+    """A risk-by-route table of "?" for a learner or a group to fill in.
+
+    The corner of the table names both axes (the columns' name), so a screen
+    reader never meets an empty header cell.
+    """
+    return pd.DataFrame("?", index=list(RISKS), columns=pd.Index(list(routes), name="risk / route"))
 
 
 def check_risk_matrix(matrix: pd.DataFrame) -> str:

@@ -1,4 +1,4 @@
-"""Measure what the course costs its users: build time, notebook cost, page weight.
+"""Measure what the course costs its users: build time, notebook cost, site size.
 
 Run with the project's environment::
 
@@ -10,10 +10,11 @@ It prints, in one run on this machine:
   same build again), and their ratio;
 * each notebook's run time and its kernel's peak memory, executed alone
   exactly as the book build runs it (static widget mode);
-* the size of the built site and of its heaviest pages.
+* the size of the built site and of its JupyterLite app.
 
 Targets (issue A): cold build <= 10 min on 2 cores, each notebook <= 30 s
-and <= 500 MB, heaviest page <= 1.5 MB. Results also go to
+and <= 500 MB. Page weight (<= 1.5 MB a page) is measured by what Chromium
+really transfers, in tests/test_browser.py. Results also go to
 benchmarks/results/latest.json (git-ignored).
 """
 
@@ -71,28 +72,9 @@ def notebook_cost(notebook: Path) -> tuple[float, float]:
     return seconds, int(run.stdout.strip().splitlines()[-1]) / 1024
 
 
-def page_weights(site: Path) -> list[tuple[str, int, int]]:
-    """Each HTML page plus the local files it references, biggest first: raw and gzipped bytes.
-
-    Fonts that stylesheets load are not followed: the browser test of the
-    published book (issue G) measures what a browser really transfers.
-    """
-    import re
-
-    import gzip
-
-    weights = []
-    for page in site.rglob("*.html"):
-        text = page.read_text(encoding="utf-8")
-        total = len(text.encode())
-        zipped = len(gzip.compress(text.encode()))
-        for ref in set(re.findall(r'(?:src|href)="([^"#?]+\.(?:js|css|png|svg|woff2?))(?:[?#][^"]*)?"', text)):
-            target = (page.parent / ref).resolve()
-            if target.is_file():
-                total += target.stat().st_size
-                zipped += len(gzip.compress(target.read_bytes()))
-        weights.append((str(page.relative_to(site)), total, zipped))
-    return sorted(weights, key=lambda item: -item[1])
+def folder_bytes(folder: Path) -> int:
+    """Bytes of every file under ``folder`` (0 when it does not exist)."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def main() -> None:
@@ -102,15 +84,13 @@ def main() -> None:
         cold = build(out)
         warm = build(out)
         site = out / "_build" / "html"
-        site_bytes = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
-        heaviest = page_weights(site)[:5]
+        site_bytes = folder_bytes(site)
+        lite_bytes = folder_bytes(site / "lite")
         shutil.rmtree(out / "_build" / ".jupyter_cache", ignore_errors=True)
     print(f"book build: cold {cold:6.1f} s, warm {warm:6.1f} s (warm/cold = {warm / cold:.2f})")
-    print(f"built site: {site_bytes / 1e6:.2f} MB")
-    for name, size, zipped in heaviest:
-        print(f"  page {name:<60} {size / 1e6:5.2f} MB ({zipped / 1e6:4.2f} MB gzipped)")
-    results.update(cold_build_s=cold, warm_build_s=warm, site_mb=site_bytes / 1e6,
-                   heaviest_pages_mb={n: {"raw": s / 1e6, "gzip": z / 1e6} for n, s, z in heaviest})
+    print(f"built site: {site_bytes / 1e6:.2f} MB, of which the JupyterLite app {lite_bytes / 1e6:.2f} MB")
+    print("page weights: measured in Chromium by tests/test_browser.py (test-artifacts/browser/pages.md)")
+    results.update(cold_build_s=cold, warm_build_s=warm, site_mb=site_bytes / 1e6, lite_mb=lite_bytes / 1e6)
     notebooks = {}
     for notebook in course_notebooks():
         seconds, peak_mb = notebook_cost(notebook)

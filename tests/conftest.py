@@ -8,10 +8,21 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Executables of the environment running the tests (nbgrader, jupyter-book, ...).
 BIN = Path(sys.executable).parent
+
+
+def toc_pages() -> list[str]:
+    """Every page listed in _toc.yml (paths without suffix), root first, in book order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+    for part in toc["parts"]:
+        for chapter in part["chapters"]:
+            pages += [chapter["file"], *(section["file"] for section in chapter.get("sections", []))]
+    return pages
 
 
 @pytest.fixture(scope="session")

@@ -70,12 +70,6 @@ def main(*args: object) -> int:
     return cli.main(["cohort", *map(str, args)])
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Learner:
     """A hub user driven over HTTP with the trainer service's token, as JupyterLab would."""
 
@@ -169,7 +163,7 @@ def test_errors_before_anything_is_made_are_one_line(tmp_path: Path, capsys: pyt
     assert main("hub", "setup", tmp_path / "empty", "--instructor", INSTRUCTOR) == 1
     assert main("hub", "start", tmp_path / "empty") == 1
     # A PostgreSQL gradebook that does not answer (nothing listens on the port).
-    unreachable = create(tmp_path / "no-db", f"postgresql://trainer:secret@127.0.0.1:{free_port()}/spring")
+    unreachable = create(tmp_path / "no-db", f"postgresql://trainer:secret@127.0.0.1:{postgres.free_port()}/spring")
     unreachable.path("roster.csv").write_text(ROSTER, encoding="utf-8")
     assert main("hub", "setup", unreachable.root, "--instructor", INSTRUCTOR) == 1
     # A cohort under a folder closed to other accounts (pytest's own): instructors could not reach it.
@@ -188,7 +182,7 @@ def test_a_cohort_on_the_hub_from_release_to_feedback(cohort: Cohort, capsys: py
     def phase(name: str) -> None:
         phases[name] = round(time.monotonic() - started - sum(phases.values()), 1)
 
-    port = free_port()
+    port = postgres.free_port()
     assert main("hub", "setup", cohort.root, "--instructor", INSTRUCTOR, "--port", port) == 0
     settings = hub.settings(cohort)
     nobody = pwd.getpwnam("nobody")

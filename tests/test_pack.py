@@ -21,8 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
-from conftest import ROOT
+from conftest import ROOT, toc_pages
 from leaks import all_secret_lines, found_in, html_text
 
 from citylab import pack
@@ -103,16 +102,6 @@ def unpacked(made: pack.Pack, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return top
 
 
-def toc_files() -> list[str]:
-    """Every page of _toc.yml, root first."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-    for part in toc["parts"]:
-        for chapter in part["chapters"]:
-            files += [chapter["file"], *(s["file"] for s in chapter.get("sections", []))]
-    return files
-
-
 def title(page: str) -> str:
     """A page's first heading, as printed (no Markdown code marks)."""
     path = next(ROOT.glob(page + ".*"))
@@ -175,7 +164,7 @@ def test_pack_holds_nothing_of_the_instructors_side(unpacked: Path) -> None:
 @slow
 def test_book_links_are_relative_so_it_opens_from_disk(unpacked: Path) -> None:
     absolute = {}
-    for name in ["index", "search", "genindex", *toc_files()]:
+    for name in ["index", "search", "genindex", *toc_pages()]:
         page = unpacked / "book" / f"{name}.html"
         found = re.findall(r'(?:href|src)="(/[^/"][^"]*)"', page.read_text(encoding="utf-8"))
         if found:
@@ -236,12 +225,12 @@ def test_pdf_has_every_page_of_the_book_without_navigation(made: pack.Pack) -> N
     reader = PdfReader(made.pdf)
     pages = [words(p.extract_text()) for p in reader.pages]
     text = " ".join(pages)
-    missing = [title(f) for f in toc_files() if words(title(f)) not in text]
+    missing = [title(f) for f in toc_pages() if words(title(f)) not in text]
     assert missing == []
     assert f"Version {made.version}" in pages[0]
     # print.css: A4, every page of the book on a new sheet, no navigation or toggle labels.
     width, height = (float(x) for x in reader.pages[0].mediabox.upper_right)
     assert (round(width), round(height)) == (595, 842)
-    assert len(toc_files()) <= len(reader.pages) <= 600
+    assert len(toc_pages()) <= len(reader.pages) <= 600
     for chrome in ("Skip to main content", "Search Ctrl+K", "Show code cell source", "Back to top"):
         assert chrome not in text

@@ -8,27 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, toc_pages
 
 MODULES = sorted(p for p in (ROOT / "modules").iterdir() if p.is_dir())
-
-
-def toc_files() -> set[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = {toc["root"]}
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                files.add(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc)
-    return files
 
 
 @pytest.mark.parametrize("module", MODULES, ids=[m.name for m in MODULES])
@@ -45,7 +27,7 @@ def test_module_is_complete(module: Path) -> None:
 
 @pytest.mark.parametrize("module", MODULES, ids=[m.name for m in MODULES])
 def test_module_pages_are_in_the_book(module: Path) -> None:
-    listed = toc_files()
+    listed = set(toc_pages())
     for page in [*module.glob("*.ipynb"), *module.glob("*.md")]:
         assert str(page.relative_to(ROOT).with_suffix("")) in listed, f"{page.name} is missing from _toc.yml"
 

@@ -27,6 +27,7 @@ that was collected before is replaced by an older file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import itertools
 import json
@@ -402,8 +403,32 @@ def collect(cohort: Cohort, assignment: str, source: str = "exchange", quiet: bo
         if placed:
             report.rows.append(Row("submitted", learner_id, names[learner_id], notebook, newest.at,
                                    file=newest.origin, note=_note(newest, how, learner_id)))
+    if source == "exchange":
+        for learner_id in {learner_id for learner_id, _ in chosen}:
+            keep_submission_secret(cohort, assignment, inbox, learner_id)
     report.rows = _learner_rows(cohort, assignment, learners, report.rows)
     return report
+
+
+def keep_submission_secret(cohort: Cohort, assignment: str, inbox: Path, learner_id: str) -> None:
+    """Put the secret of the submission collected beside it in submitted/, as ``nbgrader collect`` does.
+
+    nbgrader names a released feedback page after a hash of the secret that
+    ``submit`` wrote into the submission, and the learner's ``fetch_feedback``
+    looks for that name; grading and ``generate_feedback`` carry the file on.
+    The submission collected is the exchange entry whose time is the one
+    submitted/ records.
+    """
+    from nbgrader.utils import parse_utc
+
+    folder = cohort.path("submitted", learner_id, assignment)
+    collected = timestamp_of(folder)
+    for entry in (inbox / "exchange").glob(f"{learner_id}+{assignment}+*"):
+        secret = entry / "submission_secret.txt"
+        with contextlib.suppress(ValueError, OverflowError):
+            if secret.is_file() and parse_utc(entry.name.split("+")[2]).replace(tzinfo=UTC) == collected:
+                shutil.copyfile(secret, folder / secret.name)
+                return
 
 
 def _note(item: Received, how: str, learner_id: str) -> str:

@@ -380,27 +380,5 @@ def release_feedback(cohort: Cohort, assignment: str) -> int:
 
     settings(cohort)  # a hub must be set up: its exchange is where the pages go
     pages = feedback.generate(cohort, assignment, quiet=True)
-    for learner in pages:
-        _copy_submission_secret(cohort, assignment, learner)
     cohort.nbgrader("release_feedback", assignment, f"--Exchange.root={cohort.exchange}")
     return len(pages)
-
-
-def _copy_submission_secret(cohort: Cohort, assignment: str, learner: str) -> None:
-    """Put the secret of the graded submission beside its feedback page.
-
-    nbgrader names a released feedback page after a hash of the secret that ``submit`` wrote
-    into the submission, and the learner's ``fetch_feedback`` looks for that name. ``collect``
-    keeps every exchange submission untouched in the inbox: the one graded is the one whose
-    time is the graded ``timestamp.txt``.
-    """
-    from nbgrader.utils import parse_utc
-
-    graded = parse_utc(cohort.path("submitted", learner, assignment, "timestamp.txt").read_text().strip())
-    for entry in sorted(cohort.path("inbox", assignment).glob(f"*/exchange/{learner}+{assignment}+*"), reverse=True):
-        secret_file = entry / "submission_secret.txt"
-        if secret_file.is_file() and parse_utc(entry.name.split("+")[2]) == graded:
-            shutil.copyfile(secret_file, cohort.path("feedback", learner, assignment, secret_file.name))
-            return
-    raise CohortError(f"{learner}: the graded submission of {assignment} is not in the exchange inbox, so nbgrader "
-                      "cannot hand its feedback to the hub: send the page in feedback/ another way")
